@@ -73,6 +73,23 @@ type UserInput struct {
 	// POST's, which reads back by it the user it created, not another made under its name
 	// since); empty: a new one.
 	ID string `json:"-"`
+	// Marks are directory sync's ordering marks a directory's event applied through this
+	// creation or update moves (store.UserChange.Marks), to MarksAt, the event's time, in
+	// the commit of its change: a worker that checks a directory's older event of the same
+	// aspect before that commit finds the user's revision moved when it writes, and checks
+	// again. An update that carries marks and changes nothing is written all the same, on
+	// the revision read, which it moves: the event is the newest word on what it says
+	// even when the user had it already. (The directory's manager has no Propagation,
+	// whose marks, of an operator's change, are the change's own.)
+	Marks   []string  `json:"-"`
+	MarksAt time.Time `json:"-"`
+}
+
+// carryMarks adds to c the ordering marks in carries, at their time.
+func carryMarks(c *store.UserChange, in UserInput) {
+	if len(in.Marks) > 0 {
+		c.Marks, c.MarksAt = append(c.Marks, in.Marks...), in.MarksAt
+	}
 }
 
 func userOf(r store.UserRecord) User {
@@ -222,6 +239,7 @@ func (m *Manager) CreateUser(ctx context.Context, actor Actor, in UserInput) (Us
 	if err := m.propagate(ctx, actor, &c, createEvents(u, p)...); err != nil {
 		return User{}, err
 	}
+	carryMarks(&c, in)
 	err := m.store.ApplyUserChanges(ctx, []store.UserChange{c})[0]
 	if errors.Is(err, store.ErrExists) {
 		return User{}, m.refuse(ctx, actor, ActionUsersCreate, in.Name, "", m.userExists(ctx, in.Name))
@@ -453,7 +471,7 @@ func (m *Manager) EditUser(ctx context.Context, actor Actor, name string, edit f
 
 // update writes in over r, on the condition that r is still the user's latest revision
 // (a conflict, CodeChanged, otherwise). It returns the change written: nil when in
-// changes nothing.
+// changes nothing and carries no marks.
 func (m *Manager) update(ctx context.Context, actor Actor, r store.UserRecord, in UserInput) (*store.UserChange, error) {
 	name := r.Name // as created, whatever the case the caller gave it in
 	if in.Name != "" && !store.SameName(in.Name, name) {
@@ -462,7 +480,8 @@ func (m *Manager) update(ctx context.Context, actor Actor, r store.UserRecord, i
 	if (in.IfRevision != nil && *in.IfRevision != r.Profile.Revision) || (in.IfUser != "" && in.IfUser != r.ID) {
 		return nil, errorOf(store.ErrStale, "user")
 	}
-	if m.Holds(userOf(r), in) {
+	holds := m.Holds(userOf(r), in)
+	if holds && len(in.Marks) == 0 {
 		// Nothing to change: no write, so the revision (the API's ETag) and the updated
 		// time stay what they mean, and no other client's If-Match is refused for it.
 		return nil, nil
@@ -470,6 +489,12 @@ func (m *Manager) update(ctx context.Context, actor Actor, r store.UserRecord, i
 	// On the user read, not only its revision: one deleted and created again since, its
 	// revision restarted, would be given r's profile.
 	c := store.UserChange{Name: name, Now: m.now(), IfRevision: &r.Profile.Revision, IfUser: r.ID}
+	if holds {
+		// A directory's event of what the user has: its marks alone, on the revision
+		// read, which moves (UserInput.Marks).
+		carryMarks(&c, in)
+		return &c, m.apply(ctx, c, "user")
+	}
 	p, perr := profile(r.Profile, in, m.defaultCountry())
 	if perr == nil {
 		c.Disabled, perr = parseState(in.State)
@@ -495,6 +520,7 @@ func (m *Manager) update(ctx context.Context, actor Actor, r store.UserRecord, i
 	if err := m.propagate(ctx, actor, &c, updateEvents(name, r.Profile, r.Disabled, p, c.Disabled)...); err != nil {
 		return nil, err
 	}
+	carryMarks(&c, in)
 	return &c, m.apply(ctx, c, "user")
 }
 

@@ -114,6 +114,7 @@ func (a *Applier) Apply(ctx context.Context, ev provider.LifecycleEvent) error {
 			in.State = &state
 		}
 		in.ID = ev.UserID
+		in = withMarks(in, ev)
 		_, err = m.CreateUser(ctx, actor, in)
 		var le *lifecycle.Error
 		if errors.As(err, &le) && le.Code == "user_exists" && ev.Exclusive {
@@ -141,14 +142,21 @@ func (a *Applier) Apply(ctx context.Context, ev provider.LifecycleEvent) error {
 		if saysNothing(in) {
 			_, err = m.GetUser(ctx, ev.Username) // nothing said: only check the user exists
 		} else {
-			_, err = m.UpdateUser(ctx, actor, ev.Username, in)
+			_, err = m.UpdateUser(ctx, actor, ev.Username, withMarks(in, ev))
 		}
 	case provider.EventUserDisable, provider.EventUserEnable:
-		disable := ev.Type == provider.EventUserDisable
-		if ev.IfRevision != nil {
-			_, err = m.SetUserStateAt(ctx, actor, ev.Username, disable, ev.IfUser, *ev.IfRevision)
-		} else {
-			_, err = m.SetUserState(ctx, actor, ev.Username, disable)
+		// An update of the state alone, as SetUserState and SetUserStateAt make it, that
+		// carries the marks.
+		state := lifecycle.StateActive
+		if ev.Type == provider.EventUserDisable {
+			state = lifecycle.StateDisabled
+		}
+		in := lifecycle.UserInput{State: &state, IfRevision: ev.IfRevision, IfUser: ev.IfUser}
+		_, err = m.UpdateUser(ctx, actor, ev.Username, withMarks(in, ev))
+		var le *lifecycle.Error
+		if errors.As(err, &le) && le.Kind == lifecycle.NotFound {
+			// As SetUserState says it, by name.
+			err = &lifecycle.Error{Kind: le.Kind, Code: le.Code, Field: le.Field, Msg: fmt.Sprintf("no user %q", ev.Username)}
 		}
 	case provider.EventUserDelete:
 		if ev.IfRevision != nil || ev.IfUser != "" {
@@ -172,6 +180,20 @@ func (a *Applier) Apply(ctx context.Context, ev provider.LifecycleEvent) error {
 		return &Skipped{Reason: fmt.Sprintf("unknown event type %q", ev.Type)}
 	}
 	return skipOf(err)
+}
+
+// withMarks is in carrying ev's ordering marks, to be moved in the commit of the change
+// (lifecycle.UserInput.Marks): moved only after it, in a commit of their own, they left
+// a window in which a worker read the user changed and the marks not yet, and applied
+// the directory's older event over ev; and an ev that changes nothing, moving neither
+// the user nor its revision, let a worker that checked the marks before them write on
+// the revision it read (an Okta disable older than a SCIM enable left the user
+// disabled).
+func withMarks(in lifecycle.UserInput, ev provider.LifecycleEvent) lifecycle.UserInput {
+	if !ev.Time.IsZero() {
+		in.Marks, in.MarksAt = marks(ev), ev.Time
+	}
+	return in
 }
 
 // purgeBefore removes from u what deletion ev, delivered after a newer create of u, would
@@ -225,16 +247,20 @@ func (a *Applier) membership(ctx context.Context, ev provider.LifecycleEvent) er
 	}
 	_, err := a.M.EditUser(ctx, actorOf(ev), ev.Username, func(u lifecycle.User) *lifecycle.UserInput {
 		has := slices.Contains(u.Groups, ev.Group)
+		in := withMarks(lifecycle.UserInput{IfRevision: ev.IfRevision, IfUser: ev.IfUser}, ev)
 		var groups []string
 		switch {
 		case ev.Type == provider.EventGroupMemberAdd && !has:
 			groups = append(slices.Clone(u.Groups), ev.Group)
 		case ev.Type == provider.EventGroupMemberRemove && has:
 			groups = slices.DeleteFunc(slices.Clone(u.Groups), func(g string) bool { return g == ev.Group })
+		case len(in.Marks) > 0:
+			return &in // its marks alone, on the revision read (UserInput.Marks)
 		default:
 			return nil
 		}
-		return &lifecycle.UserInput{Groups: &groups, IfRevision: ev.IfRevision, IfUser: ev.IfUser}
+		in.Groups = &groups
+		return &in
 	})
 	return err
 }

@@ -543,6 +543,8 @@ func (q *Queue) ApplyNow(ctx context.Context, evs ...provider.LifecycleEvent) er
 			if err := q.Applier.Apply(ctx, ev); err != nil {
 				return i, err
 			}
+			// A user change moved them in its commit (withMarks); this moves those of
+			// what writes none (a deletion, a group's), and moves none back.
 			if err := q.Store.MarkKeys(ctx, ev.Time, marks(ev)...); err != nil {
 				return -1, err // applied: the worker applies it again once the lease passes
 			}
@@ -1158,6 +1160,7 @@ func (q *Queue) process(ctx context.Context, e store.QueuedEvent, try int) error
 		if err != nil {
 			return q.retry(ctx, e, err, log)
 		}
+		// As ApplyNow: a user change moved them in its commit already.
 		if err := q.Store.MarkKeys(ctx, ev.Time, marks(ev)...); err != nil {
 			return q.retry(ctx, e, err, log)
 		}

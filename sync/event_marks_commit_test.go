@@ -30,6 +30,29 @@ func (s *afterUserChanges) ApplyUserChanges(ctx context.Context, cs []store.User
 	return errs
 }
 
+// beforeAllowDelete is a queue store whose next check of a deletion against the guard
+// (Queue.AllowDelete) first runs before (once): after the worker checked the deletion's
+// order, before it applies it.
+type beforeAllowDelete struct {
+	store.SyncQueue
+	before func()
+}
+
+func (s *beforeAllowDelete) ResumedAfter(ctx context.Context, source string) (int64, error) {
+	if f := s.before; f != nil {
+		s.before = nil
+		f()
+	}
+	return s.SyncQueue.ResumedAfter(ctx, source)
+}
+
+// When the directory's newer event lands, in TestDirectoryEventNotUndoneMeanwhile.
+const (
+	beforeWrite = iota // after the worker checked the older event's order, before its write
+	between            // after the newer's commit, before what follows it: the worker checks then
+	beforeAllow        // after the worker checked the older deletion's order, before its guard
+)
+
 // TestDirectoryEventNotUndoneMeanwhile: a directory's event applied at once (a SCIM
 // request's, ApplyNow) is the newest word on what it changes, whatever a worker applying
 // the directory's older event of the same aspect of the user does meanwhile:
@@ -41,7 +64,9 @@ func (s *afterUserChanges) ApplyUserChanges(ctx context.Context, cs []store.User
 //     alice disabled);
 //   - the worker checks between the event's commit and the commit of its marks, which
 //     came after: it read the revision the event left and the marks from before it, and
-//     applied the older event over the newer.
+//     applied the older event over the newer;
+//   - the event is a create of alice, and the worker's older event a delete: the delete
+//     was made on no revision, whether it found alice or not, and deleted her.
 //
 // The event's marks move in the commit of its change, and an event that changes nothing
 // is written all the same, on the revision read, which it moves: the worker's write is
@@ -60,21 +85,25 @@ func TestDirectoryEventNotUndoneMeanwhile(t *testing.T) {
 		return func(u lifecycle.User) bool { return u.State == want }
 	}
 	for _, c := range []struct {
-		name    string
-		alice   lifecycle.UserInput
-		older   provider.LifecycleEvent // the directory's, applied by the worker
-		newer   provider.LifecycleEvent // the directory's, applied at once
-		between bool                    // the worker checks between the newer's commit and what follows; else the newer lands between the worker's check and write
-		holds   func(lifecycle.User) bool
+		name  string
+		alice lifecycle.UserInput     // Name "-": none
+		older provider.LifecycleEvent // the directory's, applied by the worker
+		newer provider.LifecycleEvent // the directory's, applied at once
+		when  int
+		holds func(lifecycle.User) bool
 	}{
-		{"an enable of an active user", lifecycle.UserInput{}, older(provider.EventUserDisable), enable, false, state(lifecycle.StateActive)},
-		{"an enable of an active user, the worker between", lifecycle.UserInput{}, older(provider.EventUserDisable), enable, true, state(lifecycle.StateActive)},
-		{"an enable of a disabled user", lifecycle.UserInput{State: str(lifecycle.StateDisabled)}, older(provider.EventUserDisable), enable, true, state(lifecycle.StateActive)},
-		{"an add of a member", lifecycle.UserInput{Groups: &[]string{"eng"}}, olderRemove, add, false,
+		{"an enable of an active user", lifecycle.UserInput{}, older(provider.EventUserDisable), enable, beforeWrite, state(lifecycle.StateActive)},
+		{"an enable of an active user, the worker between", lifecycle.UserInput{}, older(provider.EventUserDisable), enable, between, state(lifecycle.StateActive)},
+		{"an enable of a disabled user", lifecycle.UserInput{State: str(lifecycle.StateDisabled)}, older(provider.EventUserDisable), enable, between, state(lifecycle.StateActive)},
+		{"an add of a member", lifecycle.UserInput{Groups: &[]string{"eng"}}, olderRemove, add, beforeWrite,
 			func(u lifecycle.User) bool { return slices.Contains(u.Groups, "eng") }},
-		{"an update to the address held", lifecycle.UserInput{Email: str("alice@example.com")}, olderUpdate, update, false,
+		{"an update to the address held", lifecycle.UserInput{Email: str("alice@example.com")}, olderUpdate, update, beforeWrite,
 			func(u lifecycle.User) bool { return u.Email == "alice@example.com" }},
-		{"a create of a user who exists, with the address held", lifecycle.UserInput{Email: str("alice@example.com")}, olderUpdate, create, false,
+		{"a create of a user who exists, with the address held", lifecycle.UserInput{Email: str("alice@example.com")}, olderUpdate, create, beforeWrite,
+			func(u lifecycle.User) bool { return u.Email == "alice@example.com" }},
+		{"a create of a user who exists, before a delete", lifecycle.UserInput{Email: str("alice@example.com")}, older(provider.EventUserDelete), create, beforeWrite,
+			func(u lifecycle.User) bool { return u.Email == "alice@example.com" }},
+		{"a create of a user the delete found gone", lifecycle.UserInput{Name: "-"}, older(provider.EventUserDelete), create, beforeAllow,
 			func(u lifecycle.User) bool { return u.Email == "alice@example.com" }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -82,20 +111,22 @@ func TestDirectoryEventNotUndoneMeanwhile(t *testing.T) {
 				ctx := context.Background()
 				clk := &clock{t: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)}
 				sq := st.(store.SyncQueue)
-				queue := func(st store.Store) *sync.Queue {
+				queue := func(st store.Store, qs store.SyncQueue) *sync.Queue {
 					m, err := lifecycle.New(lifecycle.Options{Store: st, Now: clk.Now})
 					if err != nil {
 						t.Fatal(err)
 					}
-					return (&sync.Queue{Store: sq, Applier: &sync.Applier{M: m, Groups: sq, Now: clk.Now}, Now: clk.Now}).Init()
+					return (&sync.Queue{Store: qs, Applier: &sync.Applier{M: m, Groups: sq, Now: clk.Now}, Now: clk.Now}).Init()
 				}
 				hooked, after := &testdb.BeforeUserChanges{Store: st}, &afterUserChanges{Store: st}
-				worker, scim := queue(hooked), queue(after)
+				allow := &beforeAllowDelete{SyncQueue: sq}
+				worker, scim := queue(hooked, allow), queue(after, sq)
 				m := scim.Applier.M
-				in := c.alice
-				in.Name = "alice"
-				if _, err := m.CreateUser(ctx, "test", in); err != nil {
-					t.Fatal(err)
+				if in := c.alice; in.Name == "" {
+					in.Name = "alice"
+					if _, err := m.CreateUser(ctx, "test", in); err != nil {
+						t.Fatal(err)
+					}
 				}
 				o := c.older
 				o.Time = clk.Now().Add(5 * time.Second)
@@ -108,11 +139,15 @@ func TestDirectoryEventNotUndoneMeanwhile(t *testing.T) {
 						t.Error(err)
 					}
 				}
-				if c.between {
+				switch c.when {
+				case between:
 					after.after = func() { drain(t, worker) }
 					newer()
-				} else {
+				case beforeWrite:
 					hooked.Before = newer
+					drain(t, worker)
+				case beforeAllow:
+					allow.before = newer
 					drain(t, worker)
 				}
 				u, err := m.GetUser(ctx, "alice")

@@ -1176,12 +1176,16 @@ func (q *Queue) process(ctx context.Context, e store.QueuedEvent, try int) error
 }
 
 // revisionOf is the revision of ev's user, for ev to be applied on (nil: as it comes): an
-// update, a state change or a membership, not applied yet, that names no revision of its
-// own, of a user that exists.
+// update, a state change, a membership or a deletion, not applied yet, that names no
+// revision of its own, of a user that exists. A deletion of a user that does not exist
+// is made on revision 0, which no user created since has (its first is 1): made on
+// none, it deleted the user a newer create made between its check and its write, or
+// after a newer create of the user who exists (whose revision that create moves,
+// lifecycle.UserInput.Marks).
 func (q *Queue) revisionOf(ctx context.Context, ev provider.LifecycleEvent, applied bool) (*int64, error) {
 	switch ev.Type {
 	case provider.EventUserUpdate, provider.EventUserDisable, provider.EventUserEnable,
-		provider.EventGroupMemberAdd, provider.EventGroupMemberRemove:
+		provider.EventGroupMemberAdd, provider.EventGroupMemberRemove, provider.EventUserDelete:
 	default:
 		return nil, nil
 	}
@@ -1191,6 +1195,9 @@ func (q *Queue) revisionOf(ctx context.Context, ev provider.LifecycleEvent, appl
 	u, err := q.Applier.M.GetUser(ctx, ev.Username)
 	var le *lifecycle.Error
 	if errors.As(err, &le) && le.Kind == lifecycle.NotFound {
+		if ev.Type == provider.EventUserDelete {
+			return new(int64), nil
+		}
 		return nil, nil // the apply says so
 	}
 	if err != nil {

@@ -13,23 +13,6 @@ import (
 	"github.com/emfa/emfa/sync"
 )
 
-// afterUserChanges is a store whose next batch of user changes runs after (once) once
-// it is committed: another process's work between that commit and what its caller does
-// next.
-type afterUserChanges struct {
-	store.Store
-	after func()
-}
-
-func (s *afterUserChanges) ApplyUserChanges(ctx context.Context, cs []store.UserChange) []error {
-	errs := s.Store.ApplyUserChanges(ctx, cs)
-	if f := s.after; f != nil {
-		s.after = nil
-		f()
-	}
-	return errs
-}
-
 // beforeAllowDelete is a queue store whose next check of a deletion against the guard
 // (Queue.AllowDelete) first runs before (once): after the worker checked the deletion's
 // order, before it applies it.
@@ -118,7 +101,7 @@ func TestDirectoryEventNotUndoneMeanwhile(t *testing.T) {
 					}
 					return (&sync.Queue{Store: qs, Applier: &sync.Applier{M: m, Groups: sq, Now: clk.Now}, Now: clk.Now}).Init()
 				}
-				hooked, after := &testdb.BeforeUserChanges{Store: st}, &afterUserChanges{Store: st}
+				hooked, after := &testdb.BeforeUserChanges{Store: st}, &testdb.AfterUserChanges{Store: st}
 				allow := &beforeAllowDelete{SyncQueue: sq}
 				worker, scim := queue(hooked, allow), queue(after, sq)
 				m := scim.Applier.M
@@ -141,7 +124,7 @@ func TestDirectoryEventNotUndoneMeanwhile(t *testing.T) {
 				}
 				switch c.when {
 				case between:
-					after.after = func() { drain(t, worker) }
+					after.After = func() { drain(t, worker) }
 					newer()
 				case beforeWrite:
 					hooked.Before = newer

@@ -21,3 +21,19 @@ func (s *BeforeUserChanges) ApplyUserChanges(ctx context.Context, cs []store.Use
 	}
 	return s.Store.ApplyUserChanges(ctx, cs)
 }
+
+// AfterUserChanges is a store whose next batch of user changes runs After (once) once it
+// is committed: another process's work between that commit and what the caller does next.
+type AfterUserChanges struct {
+	store.Store
+	After func()
+}
+
+func (s *AfterUserChanges) ApplyUserChanges(ctx context.Context, cs []store.UserChange) []error {
+	errs := s.Store.ApplyUserChanges(ctx, cs)
+	if f := s.After; f != nil {
+		s.After = nil
+		f()
+	}
+	return errs
+}

@@ -83,12 +83,16 @@ type UserInput struct {
 	// whose marks, of an operator's change, are the change's own.)
 	Marks   []string  `json:"-"`
 	MarksAt time.Time `json:"-"`
+	// IfMarks makes the change on the condition that none of these marks is later than
+	// MarksAt (store.UserChange.IfMarks): a conflict, user_changed, when one is.
+	IfMarks []string `json:"-"`
 }
 
-// carryMarks adds to c the ordering marks in carries, at their time.
+// carryMarks adds to c the ordering marks in carries, and those it is made on, at their
+// time.
 func carryMarks(c *store.UserChange, in UserInput) {
-	if len(in.Marks) > 0 {
-		c.Marks, c.MarksAt = append(c.Marks, in.Marks...), in.MarksAt
+	if len(in.Marks) > 0 || len(in.IfMarks) > 0 {
+		c.Marks, c.IfMarks, c.MarksAt = append(c.Marks, in.Marks...), in.IfMarks, in.MarksAt
 	}
 }
 

@@ -157,6 +157,15 @@ type UserChange struct {
 	// where every process shares it, SharedClock), or just after a mark already later,
 	// so that a change made after it is not ordered before it.
 	MarksAt time.Time
+	// IfMarks, when set, makes the change on the condition that none of these ordering
+	// marks is later than MarksAt (Now when unset): ErrStale when one is. A worker makes a
+	// directory's event so on the marks it checked the event's order against, and the
+	// condition is checked after the change's update of the SCIM groups it joins or
+	// leaves (their rows), which a group's deletion writes too: of the two, the later to
+	// commit finds the other (a deletion after it is refused on the group's revision; one
+	// before it moved the group's mark). The users the deletion orders but does not
+	// change (those not in the group) keep their revisions, which alone did not see it.
+	IfMarks []string
 	// Now stamps the profile and the factors changed.
 	Now time.Time
 	// IfRevision, when set, makes the change on the condition that the user's revision

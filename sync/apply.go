@@ -93,6 +93,13 @@ func saysNothing(in lifecycle.UserInput) bool {
 
 // Apply applies ev.
 func (a *Applier) Apply(ctx context.Context, ev provider.LifecycleEvent) error {
+	return a.apply(ctx, ev, false)
+}
+
+// apply applies ev; ordered says its order was checked (Queue.current), and a membership
+// is then made on the condition that the marks it was checked against are still older
+// than it (membership).
+func (a *Applier) apply(ctx context.Context, ev provider.LifecycleEvent, ordered bool) error {
 	m, actor := a.M, actorOf(ev)
 	if ev.Username == "" && ev.Type != provider.EventGroupCreate && ev.Type != provider.EventGroupRename && ev.Type != provider.EventGroupDelete {
 		return &Skipped{Reason: "the event names no user"}
@@ -173,7 +180,7 @@ func (a *Applier) Apply(ctx context.Context, ev provider.LifecycleEvent) error {
 		// again, it must not take the new factor.
 		_, err = m.ResetUserBefore(ctx, actor, ev.Username, lifecycle.ResetDelete, ev.Time)
 	case provider.EventGroupMemberAdd, provider.EventGroupMemberRemove:
-		err = a.membership(ctx, ev)
+		err = a.membership(ctx, ev, ordered)
 	case provider.EventGroupCreate, provider.EventGroupRename, provider.EventGroupDelete:
 		err = a.group(ctx, ev)
 	default:
@@ -241,13 +248,21 @@ func (a *Applier) purgeBefore(ctx context.Context, ev provider.LifecycleEvent, u
 	return latest, err
 }
 
-func (a *Applier) membership(ctx context.Context, ev provider.LifecycleEvent) error {
+// membership applies a group.member.add or .remove; ordered, on the condition that the
+// marks current checked it against are still older than it, in its commit: a group's
+// deletion committed since moved the group's mark but, of a user it did not have, no
+// revision, and an older add made on the revision read put the user back in the group
+// deleted (store.UserChange.IfMarks).
+func (a *Applier) membership(ctx context.Context, ev provider.LifecycleEvent, ordered bool) error {
 	if ev.Group == "" {
 		return &Skipped{Reason: "the event names no group"}
 	}
 	_, err := a.M.EditUser(ctx, actorOf(ev), ev.Username, func(u lifecycle.User) *lifecycle.UserInput {
 		has := slices.Contains(u.Groups, ev.Group)
 		in := withMarks(lifecycle.UserInput{IfRevision: ev.IfRevision, IfUser: ev.IfUser}, ev)
+		if ordered && !ev.Time.IsZero() {
+			in.IfMarks = membershipKeys(ev.Username, ev.Group)
+		}
 		var groups []string
 		switch {
 		case ev.Type == provider.EventGroupMemberAdd && !has:

@@ -13,6 +13,17 @@ import (
 	"github.com/emfa/emfa/sync"
 )
 
+// queueOn is a queue on qs whose applier's manager writes through st (a store with a hook,
+// testdb.BeforeUserChanges), dated by clk.
+func queueOn(t *testing.T, st store.Store, qs store.SyncQueue, clk *clock) *sync.Queue {
+	t.Helper()
+	m, err := lifecycle.New(lifecycle.Options{Store: st, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return (&sync.Queue{Store: qs, Applier: &sync.Applier{M: m, Groups: qs, Now: clk.Now}, Now: clk.Now}).Init()
+}
+
 // beforeAllowDelete is a queue store whose next check of a deletion against the guard
 // (Queue.AllowDelete) first runs before (once): after the worker checked the deletion's
 // order, before it applies it.
@@ -94,16 +105,9 @@ func TestDirectoryEventNotUndoneMeanwhile(t *testing.T) {
 				ctx := context.Background()
 				clk := &clock{t: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)}
 				sq := st.(store.SyncQueue)
-				queue := func(st store.Store, qs store.SyncQueue) *sync.Queue {
-					m, err := lifecycle.New(lifecycle.Options{Store: st, Now: clk.Now})
-					if err != nil {
-						t.Fatal(err)
-					}
-					return (&sync.Queue{Store: qs, Applier: &sync.Applier{M: m, Groups: sq, Now: clk.Now}, Now: clk.Now}).Init()
-				}
 				hooked, after := &testdb.BeforeUserChanges{Store: st}, &testdb.AfterUserChanges{Store: st}
 				allow := &beforeAllowDelete{SyncQueue: sq}
-				worker, scim := queue(hooked, allow), queue(after, sq)
+				worker, scim := queueOn(t, hooked, allow, clk), queueOn(t, after, sq, clk)
 				m := scim.Applier.M
 				if in := c.alice; in.Name == "" {
 					in.Name = "alice"

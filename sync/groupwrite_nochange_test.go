@@ -51,11 +51,7 @@ func TestGroupWriteThatChangesAMemberNotUndoneMeanwhile(t *testing.T) {
 				// and its write; the group write, another replica's, runs groups.before
 				// between its read of the members and its commit.
 				hooked := &testdb.BeforeUserChanges{Store: st}
-				wm, err := lifecycle.New(lifecycle.Options{Store: hooked, Now: clk.Now})
-				if err != nil {
-					t.Fatal(err)
-				}
-				worker := (&sync.Queue{Store: sq, Applier: &sync.Applier{M: wm, Groups: sq, Now: clk.Now}, Now: clk.Now}).Init()
+				worker := queueOn(t, hooked, sq, clk)
 				scim, m, _ := newQueue(t, st)
 				groups := &groupWriteAfter{SyncQueue: sq}
 				scim.Now, scim.Applier.Now, scim.Applier.Groups = clk.Now, clk.Now, groups

@@ -40,6 +40,12 @@ func memberMark(user, group string) string { return existsMark(user) + "/group:"
 
 func groupMark(group string) string { return "group:" + group }
 
+// membershipKeys are the marks a membership of user in group is ordered by (current), and
+// made on (Applier.membership): the user's existence, the group's, the membership's.
+func membershipKeys(user, group string) []string {
+	return []string{existsMark(user), groupMark(group), memberMark(user, group)}
+}
+
 // renameMark is the time of the newest rename from or to group applied. Nothing is held
 // to it (current): a rename is applied as it comes. MarkTime dates after it a change of
 // a member of group, whose propagation must come after the rename's (groupAhead orders
@@ -103,7 +109,7 @@ func (q *Queue) current(ctx context.Context, ev provider.LifecycleEvent) (cur pr
 	u := ev.Username
 	switch ev.Type {
 	case provider.EventGroupMemberAdd, provider.EventGroupMemberRemove:
-		ok = !older(existsMark(u)) && !older(groupMark(ev.Group)) && !older(memberMark(u, ev.Group))
+		ok = !slices.ContainsFunc(membershipKeys(u, ev.Group), older)
 		return ev, ok && err == nil, "", err
 	case provider.EventGroupCreate, provider.EventGroupDelete:
 		ok = !older(groupMark(ev.Group))

@@ -1142,7 +1142,7 @@ func (q *Queue) process(ctx context.Context, e store.QueuedEvent, try int) error
 		if rev != nil {
 			aev.IfRevision = rev
 		}
-		err := q.Applier.Apply(ctx, aev)
+		err := q.Applier.apply(ctx, aev, true)
 		var sk *Skipped
 		if rev != nil && overtakenBy(err) {
 			if try < overtakenTries {

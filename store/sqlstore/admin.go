@@ -323,6 +323,26 @@ func (s *Store) writeChange(ctx context.Context, tx execContext, userID string, 
 	if err := writeProfile(ctx, tx, userID, c, group); err != nil {
 		return err
 	}
+	marksAt := c.Now
+	if !c.MarksAt.IsZero() {
+		marksAt = c.MarksAt
+	}
+	if len(c.IfMarks) > 0 {
+		// After the change's lock of the groups' rows (lockFirst, on PostgreSQL) and its
+		// update of them, which a group's deletion writes too: a deletion committed before
+		// is seen here (store.UserChange.IfMarks). An UPDATE, to be sent pipelined, of a
+		// column no trigger watches (the profile's moves its revision).
+		in, inArgs := inList(c.IfMarks, 2)
+		err := execOne(ctx, tx, `UPDATE users SET created_at = created_at WHERE id = $1
+			AND NOT EXISTS (SELECT 1 FROM sync_marks WHERE key IN (`+in+`) AND event_time > $2)`,
+			append([]any{userID, millis(marksAt)}, inArgs...)...)
+		if errors.Is(err, store.ErrNotFound) {
+			return store.ErrStale
+		}
+		if err != nil {
+			return err
+		}
+	}
 	for i, f := range c.CreateFactors {
 		f.UserID = userID
 		if c.FactorsWithin > 0 {
@@ -429,10 +449,6 @@ func (s *Store) writeChange(ctx context.Context, tx execContext, userID string, 
 		}
 	}
 	// As MarkKeys moves them: in the change's commit, never back.
-	marksAt := c.Now
-	if !c.MarksAt.IsZero() {
-		marksAt = c.MarksAt
-	}
 	for _, key := range c.Marks {
 		if _, err := tx.ExecContext(ctx, markKeySQL, key, millis(marksAt)); err != nil {
 			return fmt.Errorf("mark %s: %w", key, err)

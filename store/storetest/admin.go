@@ -20,6 +20,7 @@ var adminTests = []struct {
 	{"ApplyUserChangesAtomic", testApplyUserChangesAtomic},
 	{"ApplyUserChangesFactors", testApplyUserChangesFactors},
 	{"ApplyUserChangesIfRevision", testApplyUserChangesIfRevision},
+	{"ApplyUserChangesIfMarks", testApplyUserChangesIfMarks},
 	{"ApplyUserChangesConcurrentEdits", testApplyUserChangesConcurrentEdits},
 	{"ListUserRecords", testListUserRecords},
 	{"GetUserRecords", testGetUserRecords},

@@ -7,15 +7,6 @@ import (
 	"github.com/emfa/emfa/store"
 )
 
-// In the list beside ApplyUserChangesIfRevision when folded (appended here to keep the
-// lists of a parallel helper's change clean).
-func init() {
-	adminTests = append(adminTests, struct {
-		name string
-		run  func(t *testing.T, s store.Store)
-	}{"ApplyUserChangesIfMarks", testApplyUserChangesIfMarks})
-}
-
 // testApplyUserChangesIfMarks: a change made on marks (IfMarks) is stale, and does
 // nothing, when one of them is later than its MarksAt (Now without it); one no later, or
 // never moved, is no bar. In a batch, the stale change fails alone.

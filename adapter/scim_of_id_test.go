@@ -28,22 +28,6 @@ func (s *nameByIDHook) UserNameByID(ctx context.Context, id string) (string, err
 	return name, err
 }
 
-// appliedHook is a store that runs after once, just after the next batch of user
-// changes is applied: between a SCIM write and its read of the user to answer.
-type appliedHook struct {
-	store.Store
-	after func()
-}
-
-func (s *appliedHook) ApplyUserChanges(ctx context.Context, cs []store.UserChange) []error {
-	errs := s.Store.ApplyUserChanges(ctx, cs)
-	if f := s.after; f != nil {
-		s.after = nil
-		f()
-	}
-	return errs
-}
-
 // TestSCIMAnswersTheUserOfItsID: a SCIM GET, PUT or PATCH of /Users/{id} read the
 // user's name by its id, then the user by that name (after the write, for PUT and
 // PATCH). A user deleted and another created under its name between the two reads was
@@ -59,7 +43,7 @@ func TestSCIMAnswersTheUserOfItsID(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			testdb.ForEach(t, func(t *testing.T, st store.Store) {
 				ctx := context.Background()
-				applied := &appliedHook{Store: st}
+				applied := &testdb.AfterUserChanges{Store: st}
 				m, err := lifecycle.New(lifecycle.Options{Store: applied})
 				if err != nil {
 					t.Fatal(err)
@@ -89,7 +73,7 @@ func TestSCIMAnswersTheUserOfItsID(t *testing.T) {
 				if c.method == "GET" {
 					byID.after = recreate
 				} else {
-					applied.after = recreate
+					applied.After = recreate
 				}
 				id := created["id"].(string)
 				code, out, hdr := h.scim(c.method, "/Users/"+id, c.body)

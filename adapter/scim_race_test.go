@@ -15,21 +15,6 @@ import (
 	"github.com/emfa/emfa/sync"
 )
 
-// afterUserChanges runs after, once, when a user change has been applied (committed).
-type afterUserChanges struct {
-	store.Store
-	after func()
-}
-
-func (s *afterUserChanges) ApplyUserChanges(ctx context.Context, cs []store.UserChange) []error {
-	errs := s.Store.ApplyUserChanges(ctx, cs)
-	if f := s.after; f != nil {
-		s.after = nil
-		f()
-	}
-	return errs
-}
-
 // beforeSecondRead runs before, once, before the second read of a user record after it is
 // set.
 type beforeSecondRead struct {
@@ -56,7 +41,7 @@ func (s *beforeSecondRead) GetUserRecord(ctx context.Context, name string) (stor
 // its user deleted before it was read back, is still 404: nothing of it stands.
 func TestSCIMWriteAnsweredAsWritten(t *testing.T) {
 	st := testdb.SQLite(t)
-	hooked := &afterUserChanges{Store: st}
+	hooked := &testdb.AfterUserChanges{Store: st}
 	var at atomic.Int64 // the clock, in nanoseconds; between two milliseconds
 	at.Store(time.Date(2026, 5, 1, 9, 0, 0, 1_500_000, time.UTC).UnixNano())
 	now := func() time.Time { return time.Unix(0, at.Load()).UTC() }
@@ -84,7 +69,7 @@ func TestSCIMWriteAnsweredAsWritten(t *testing.T) {
 			at.Add(int64(time.Second))
 			var want map[string]any
 			var wantTag string
-			hooked.after = func() {
+			hooked.After = func() {
 				var code int
 				var hdr http.Header
 				if code, want, hdr = h.scim("GET", path, ""); code != http.StatusOK {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -38,34 +39,48 @@ func TestRemoteValueOfWrongKind(t *testing.T) {
 	}
 }
 
-// TestRemoteDurationBesideOtherProblems: a remote section's duration without its unit
-// stopped the section's check there: its authentication type misspelt and a transform
-// that does not compile were said only once the duration was fixed, one run per problem,
-// where emfa check lists every problem at once.
-func TestRemoteDurationBesideOtherProblems(t *testing.T) {
-	cfg := writeTestConfig(t, "", `providers:
+// TestRemoteValueBesideOtherProblems: a remote section's value that does not read (a
+// duration without its unit, a number written as 1MB) stopped the section's check there:
+// its authentication type misspelt and a transform that does not compile were said only
+// once the value was fixed, one run per problem, where emfa check lists every problem at
+// once. Two values of the wrong kind are both said.
+func TestRemoteValueBesideOtherProblems(t *testing.T) {
+	cases := []struct {
+		bad  string
+		want []string
+	}{
+		{"      timeout: 5\n", []string{":18: providers[0] (v).remote.timeout: 5 has no unit"}},
+		{"      maxResponseBytes: 1MB\n", []string{":18: providers[0] (v).remote.maxResponseBytes: must be a whole number, not a string"}},
+		{"      maxResponseBytes: 1MB\n      timeout: 5\n      headers: X-Api\n", []string{
+			":18: providers[0] (v).remote.maxResponseBytes: must be a whole number, not a string",
+			":19: providers[0] (v).remote.timeout: 5 has no unit",
+			":20: providers[0] (v).remote.headers: must be a list, not a string",
+		}},
+	}
+	for _, c := range cases {
+		cfg := writeTestConfig(t, "", `providers:
   - name: V
     credentialPrefix: v
     capabilities: [push]
     engine: remote
     remote:
       urls: ["https://vendor.example.com"]
-      timeout: 5
-      authentication: {type: heder}
+`+c.bad+`      authentication: {type: heder}
       resources:
         initiate:
           suffix: /start
           transform:
             incoming: '{"body": {"status": status}}'
 `)
-	code, _, errOut := emfa(t, "check", "--config", cfg)
-	for _, want := range []string{
-		":18: providers[0] (v).remote.timeout: 5 has no unit",
-		":19: providers[0] (v).remote.authentication.type: unknown type",
-		":24: providers[0] (v).remote.resources.initiate.transform.incoming: 1:21: undeclared reference to 'status'",
-	} {
-		if code != 1 || !strings.Contains(errOut, want) {
-			t.Errorf("exit %d, want 1 and %q in:\n%s", code, want, errOut)
+		code, _, errOut := emfa(t, "check", "--config", cfg)
+		extra := strings.Count(c.bad, "\n") - 1
+		want := append(c.want,
+			fmt.Sprintf(":%d: providers[0] (v).remote.authentication.type: unknown type", 19+extra),
+			fmt.Sprintf(":%d: providers[0] (v).remote.resources.initiate.transform.incoming: 1:21: undeclared reference to 'status'", 24+extra))
+		for _, w := range want {
+			if code != 1 || !strings.Contains(errOut, w) {
+				t.Errorf("%q: exit %d, want 1 and %q in:\n%s", strings.TrimSpace(c.bad), code, w, errOut)
+			}
 		}
 	}
 }

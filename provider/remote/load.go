@@ -28,8 +28,9 @@ var placeholderRE = regexp.MustCompile(`\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}`)
 // baseDir) used verbatim: {{name}} placeholders in it, as in IBM's published samples, are
 // filled from the section's values, and any other keys of the section (timeout, urls...)
 // override the file's. source names where the webhook came from, for messages. A
-// duration of the section that does not read is a problem (config.Errors) returned beside
-// the webhook read without it, so that a check goes on to the rest.
+// value of the section that does not read (a duration without its unit, a value of the
+// wrong kind) is a problem (config.Errors) returned beside the webhook read without it,
+// so that a check goes on to the rest.
 func LoadWebhook(section map[string]any, baseDir string) (w *Webhook, source string, err error) {
 	rest := maps.Clone(section)
 	file, _ := rest["webhookFile"].(string)
@@ -60,14 +61,15 @@ func LoadWebhook(section map[string]any, baseDir string) (w *Webhook, source str
 		}
 		source = file
 	}
-	// A duration that does not read is said, and the section read without it: the rest is
-	// checked too (the other keys, every transform), and the webhook comes back with the
-	// problems, for a check to report them all at once.
-	durations := checkDurations(rest)
-	for _, e := range durations {
+	// A value that does not read (a duration without its unit, a string where a number
+	// goes) is said, and the section read without it: the rest is checked too (the other
+	// keys, every transform), and the webhook comes back with the problems, for a check to
+	// report them all at once.
+	problems := checkDurations(rest)
+	for _, e := range problems {
 		delete(rest, e.(*config.FieldError).Path)
 	}
-	if len(rest) > 0 {
+	for len(rest) > 0 {
 		// Through JSON, so the section decodes exactly as a webhook JSON would.
 		data, err := json.Marshal(rest)
 		if err != nil {
@@ -77,23 +79,58 @@ func LoadWebhook(section map[string]any, baseDir string) (w *Webhook, source str
 		// does not have is a typo (timeot: 5s), refused as every other typo is.
 		dec := json.NewDecoder(bytes.NewReader(data))
 		dec.DisallowUnknownFields()
-		if err := dec.Decode(w); err != nil {
-			if key, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-				return nil, source, fmt.Errorf("remote section: unknown key %s", key)
-			}
-			// A value of the wrong kind, named by its key as the rest of the configuration
-			// names it, and never quoted: it may be a secret in the wrong place.
-			var te *json.UnmarshalTypeError
-			if errors.As(err, &te) && te.Field != "" {
-				return nil, source, append(durations, &config.FieldError{Path: te.Field, Msg: fmt.Sprintf("must be %s, not %s", kindOf(te.Type), jsonKind(te.Value))})
-			}
+		err = dec.Decode(w)
+		if err == nil {
+			break
+		}
+		if key, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			return nil, source, fmt.Errorf("remote section: unknown key %s", key)
+		}
+		// A value of the wrong kind, named by its key as the rest of the configuration
+		// names it, and never quoted: it may be a secret in the wrong place. JSON read
+		// on past it and says only the first: the section is read again without it for
+		// the next, until none is left or its key is under a name or in a list (JSON's
+		// path leaves those out), where w is what JSON read.
+		var te *json.UnmarshalTypeError
+		if !errors.As(err, &te) || te.Field == "" {
 			return nil, source, fmt.Errorf("remote section: %w", err)
 		}
+		problems = append(problems, &config.FieldError{Path: te.Field, Msg: fmt.Sprintf("must be %s, not %s", kindOf(te.Type), jsonKind(te.Value))})
+		if !deleteKey(rest, te.Field) {
+			break
+		}
 	}
-	if durations != nil {
-		return w, source, durations
+	if problems != nil {
+		return w, source, problems
 	}
 	return w, source, nil
+}
+
+// deleteKey deletes the value at path (keys joined by dots, each matched in any case, as
+// JSON matches them) from section, copying the sections on the way so that the caller's
+// are left as they were; false when path is not there.
+func deleteKey(section map[string]any, path string) bool {
+	first, rest, nested := strings.Cut(path, ".")
+	for key, v := range section {
+		if !strings.EqualFold(key, first) {
+			continue
+		}
+		if !nested {
+			delete(section, key)
+			return true
+		}
+		inner, ok := v.(map[string]any)
+		if !ok {
+			return false
+		}
+		inner = maps.Clone(inner)
+		if !deleteKey(inner, rest) {
+			return false
+		}
+		section[key] = inner
+		return true
+	}
+	return false
 }
 
 // checkDurations refuses, by key, a duration of the section that does not read as one: a

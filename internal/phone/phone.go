@@ -124,6 +124,12 @@ var (
 // calling code after it: "+28...", "+0...".
 var ErrCallingCode = errors.New("has no country's calling code after the + (+1, +44, +49...)")
 
+// ErrExtension is a number with an extension (RFC 3966's ";ext=1234", as a directory may
+// send a desk phone's): an SMS or a voice call reaches the number, never an extension of
+// it, so the number without it is the one to give. Said only of a number that reads
+// without it.
+var ErrExtension = errors.New("has an extension (;ext=): an SMS or a voice call dials none; drop it")
+
 // CodeLengthError is a number that says its country, with a number of digits after its
 // calling code that no fixed-line or mobile number there has: a digit too many or too few.
 type CodeLengthError struct {
@@ -187,6 +193,17 @@ func unwrapTel(s string) string {
 	return t
 }
 
+// hasExtension reports whether params, a tel: URI's after the number's first ';', has
+// RFC 3966's ext (any case, as its parameter names are).
+func hasExtension(params string) bool {
+	for p := range strings.SplitSeq(params, ";") {
+		if name, _, _ := strings.Cut(p, "="); strings.EqualFold(strings.TrimSpace(name), "ext") {
+			return true
+		}
+	}
+	return false
+}
+
 // SaysCountry reports whether s is written with + in front (a tel: URI's too): Parse reads
 // such a number alike whatever region it is given, so none need be found for it.
 func SaysCountry(s string) bool { return strings.HasPrefix(unwrapTel(s), "+") }
@@ -198,9 +215,21 @@ func SaysCountry(s string) bool { return strings.HasPrefix(unwrapTel(s), "+") }
 // 0958" in the United States); it must start with an assigned calling code
 // (ErrCallingCode) followed by a length of that code's numbers (*CodeLengthError). Any
 // other is national: regionCode's ("" refuses it, ErrNoCountry). regionCode must pass
-// CheckRegion, or be "".
+// CheckRegion, or be "". A number with an extension is refused as such (ErrExtension)
+// when it reads without it.
 func Parse(s, regionCode string) (string, error) {
 	t := unwrapTel(s)
+	if number, params, ok := strings.Cut(t, ";"); ok && hasExtension(params) {
+		if _, err := parse(number, regionCode); err != nil {
+			return "", err
+		}
+		return "", ErrExtension
+	}
+	return parse(t, regionCode)
+}
+
+// parse is Parse of t, a number without a tel: URI's scheme.
+func parse(t, regionCode string) (string, error) {
 	plus := strings.HasPrefix(t, "+")
 	if plus || strings.HasPrefix(t, "00") {
 		// Dialled from abroad, the trunk prefix is left out.

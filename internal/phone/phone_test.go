@@ -122,7 +122,16 @@ func TestParseRefuses(t *testing.T) {
 		{"", "GB", is(ErrNotNumber)},
 		{"+44 20 7946 0958 ext 12", "GB", is(ErrNotNumber)},
 		{"+44 20 +7946", "", is(ErrNotNumber)},
-		{"tel:+1-201-555-0123;ext=1234", "", is(ErrNotNumber)},
+		// An extension (RFC 3966's ;ext=) is said as such: SMS and voice calls dial none.
+		{"tel:+1-201-555-0123;ext=1234", "", is(ErrExtension)},
+		{"+1-201-555-0123;EXT=1234", "", is(ErrExtension)},
+		{"tel:020-7946-0958;ext=12", "GB", is(ErrExtension)},
+		{"tel:+1-201-555-0123;isub=1;ext=1234", "", is(ErrExtension)},
+		// Without it, no number still: what the number lacks is said, not the extension.
+		{"tel:+28-1234-5678;ext=1", "", is(ErrCallingCode)},
+		{"tel:020-7946-0958;ext=12", "", is(ErrNoCountry)},
+		{"tel:+1-201-555-0123;isub=1", "", is(ErrNotNumber)},
+		{"tel:+1-201-555-0123;extension=1", "", is(ErrNotNumber)},
 		{"tel:", "", is(ErrNotNumber)},
 		{"+0 555 010 0199", "", is(ErrNotNumber)},
 		{"+123456", "", is(ErrNotNumber)}, // E.164 has 7 digits at fewest
@@ -231,7 +240,7 @@ func TestRegionsTable(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{"+44 (0)20 7946 0958", "020 7946 0958", "011 44 20", "8 800 123 45 67", "00", "+", "(0)"} {
+	for _, s := range []string{"+44 (0)20 7946 0958", "020 7946 0958", "011 44 20", "8 800 123 45 67", "00", "+", "(0)", "tel:+44-20-7946-0958;ext=12"} {
 		f.Add(s, "GB")
 		f.Add(s, "")
 	}

@@ -169,7 +169,7 @@ func (c *Config) validateSelfService(add func(path, format string, args ...any))
 	if s.Mail.Sender == "" {
 		add("selfService.mail.sender", "is required: the name of an e-mail sender under delivery")
 	} else if d, ok := c.DeliveryNamed(s.Mail.Sender); !ok {
-		add("selfService.mail.sender", "no such sender under delivery")
+		add("selfService.mail.sender", "%s", c.NoSender(s.Mail.Sender))
 	} else if !strings.EqualFold(d.Type, "smtp") && !strings.EqualFold(d.Type, "log") && !strings.EqualFold(d.Type, "http") {
 		add("selfService.mail.sender", "names a sender that cannot send e-mail (want an smtp, http or log sender)")
 	}

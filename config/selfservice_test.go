@@ -51,6 +51,7 @@ delivery:
 		{"publicURL: /self-service", "selfService.publicURL"},
 		{"mail: {sender: ''}", "selfService.mail.sender: is required"},
 		{"mail: {sender: fax}", `selfService.mail.sender: no such sender under delivery`},
+		{"mail: {sender: mial}", `selfService.mail.sender: no such sender under delivery (did you mean "mail"?)`},
 		{"mail: {sender: sms}", `selfService.mail.sender: names a sender that cannot send e-mail`},
 		{"mail: {sender: mail, subject: \"two\\nlines\"}", "selfService.mail.subject: must be one line"},
 		{"mail: {sender: mail, subject: '{{.Name'}", "selfService.mail.subject"},

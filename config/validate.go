@@ -369,6 +369,16 @@ func (c *Config) deliveryNamed(name string) (Delivery, bool) {
 // DeliveryNamed is the sender a factor names.
 func (c *Config) DeliveryNamed(name string) (Delivery, bool) { return c.deliveryNamed(name) }
 
+// NoSender says that name, a sender's that DeliveryNamed did not find, is none under
+// delivery, and the one it was probably meant to be, as an unknown key is said.
+func (c *Config) NoSender(name string) string {
+	msg := "no such sender under delivery"
+	if near := suggest.Nearest(name, slices.Sorted(maps.Keys(c.Delivery))); near != "" {
+		msg += fmt.Sprintf(" (did you mean %q?)", near)
+	}
+	return msg
+}
+
 // DecodeKey decodes an encryption key: base64 (standard or URL alphabet, padded or not) of
 // exactly 32 bytes.
 func DecodeKey(s Secret) ([]byte, error) {

@@ -214,7 +214,7 @@ func followingFrom(cfg *config.Config, senders builtin.Senders) builtin.Senders 
 			return s, err
 		}
 		if err == nil {
-			err = errors.New("no such sender under delivery")
+			err = errors.New(cfg.NoSender(name))
 		}
 		if line == 0 { // an EMFA_* variable's, say
 			return nil, fmt.Errorf("%w (this may follow from the problem of delivery)", err)

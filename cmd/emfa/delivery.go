@@ -33,7 +33,7 @@ func (e *env) sender(name string) (delivery.Sender, error) {
 	}
 	d, ok := e.cfg.DeliveryNamed(name)
 	if !ok {
-		return nil, errors.New("no such sender under delivery")
+		return nil, errors.New(e.cfg.NoSender(name))
 	}
 	build := e.newSender
 	if e.senderOverride != nil {

@@ -248,6 +248,11 @@ func version(v any) string {
 	return `W/"` + hex.EncodeToString(sum[:8]) + `"`
 }
 
+// scimTime is t as meta shows it (RFC 7643 §3.1, xsd:dateTime): to the millisecond, as
+// the store keeps it, so that created and lastModified have one precision, a time that
+// is not the store's (a creation answered as written, createdUser) included.
+func scimTime(t time.Time) string { return t.Truncate(time.Millisecond).UTC().Format(time.RFC3339Nano) }
+
 // location is the URL of the resource of kind with id, or of kind itself without one
 // (/ServiceProviderConfig: with a trailing slash, a URL answered 404).
 func location(c echo.Context, kind, id string) string {
@@ -304,9 +309,9 @@ func userResource(c echo.Context, u lifecycle.User, groupIDs map[string]string) 
 			r.Groups = append(r.Groups, scimRef{Value: id, Display: g})
 		}
 	}
-	r.Meta = scimMeta{ResourceType: "User", Created: u.Created.Format(time.RFC3339)}
+	r.Meta = scimMeta{ResourceType: "User", Created: scimTime(u.Created)}
 	if u.Updated != nil {
-		r.Meta.LastModified = u.Updated.Format(time.RFC3339Nano)
+		r.Meta.LastModified = scimTime(*u.Updated)
 	} else {
 		r.Meta.LastModified = r.Meta.Created
 	}

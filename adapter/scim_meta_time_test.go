@@ -1,0 +1,33 @@
+package adapter
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/emfa/emfa/store"
+)
+
+// TestSCIMUserMetaTimes: a user's meta.created is as precise as the store keeps it, the
+// millisecond, as meta.lastModified is. It was whole seconds: a directory comparing the
+// two (RFC 7643 §3.1, both xsd:dateTime) saw a user never modified since its creation
+// last modified 123ms after it.
+func TestSCIMUserMetaTimes(t *testing.T) {
+	h := newSyncHarness(t)
+	at := time.UnixMilli(1_700_000_000_123).Add(456 * time.Microsecond) // the store keeps the ms
+	if err := h.st.CreateUser(t.Context(), store.User{ID: "u-meta", Name: "meta@example.com", CreatedAt: at}); err != nil {
+		t.Fatal(err)
+	}
+	code, got, _ := h.scim("GET", "/Users/u-meta", "")
+	if code != http.StatusOK {
+		t.Fatalf("GET: %d %v", code, got)
+	}
+	meta := got["meta"].(map[string]any)
+	if want := "2023-11-14T22:13:20.123Z"; meta["created"] != want || meta["lastModified"] != want {
+		t.Errorf("meta.created %v, lastModified %v; want both %s", meta["created"], meta["lastModified"], want)
+	}
+	// A time not from the store (a creation answered as written) is shown as it will be read.
+	if got := scimTime(at.In(time.FixedZone("", 3600))); got != "2023-11-14T22:13:20.123Z" {
+		t.Errorf("scimTime(%s) = %s", at, got)
+	}
+}

@@ -40,10 +40,10 @@ func TestRemoteValueOfWrongKind(t *testing.T) {
 }
 
 // TestRemoteValueBesideOtherProblems: a remote section's value that does not read (a
-// duration without its unit, a number written as 1MB) stopped the section's check there:
+// duration without its unit, a number written as 1MB, a key misspelt) stopped the section's check there:
 // its authentication type misspelt and a transform that does not compile were said only
 // once the value was fixed, one run per problem, where emfa check lists every problem at
-// once. Two values of the wrong kind are both said.
+// once. Two values of the wrong kind are both said; so is a key misspelt.
 func TestRemoteValueBesideOtherProblems(t *testing.T) {
 	cases := []struct {
 		bad  string
@@ -56,6 +56,7 @@ func TestRemoteValueBesideOtherProblems(t *testing.T) {
 			":19: providers[0] (v).remote.timeout: 5 has no unit",
 			":20: providers[0] (v).remote.headers: must be a list, not a string",
 		}},
+		{"      timeot: 5s\n", []string{`:18: providers[0] (v).remote.timeot: unknown key (did you mean "timeout"?)`}},
 	}
 	for _, c := range cases {
 		cfg := writeTestConfig(t, "", `providers:

@@ -14,10 +14,12 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/emfa/emfa/config"
+	"github.com/emfa/emfa/internal/suggest"
 	"github.com/emfa/emfa/transform"
 )
 
@@ -84,7 +86,24 @@ func LoadWebhook(section map[string]any, baseDir string) (w *Webhook, source str
 			break
 		}
 		if key, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-			return nil, source, fmt.Errorf("remote section: unknown key %s", key)
+			// One of the section's own keys is said at its line, with the key meant, and
+			// the section read again without it; one deeper (JSON names it without its
+			// path) is said alone, as before.
+			name, _ := strconv.Unquote(key)
+			near := suggest.Nearest(name, webhookKeys())
+			if name != "" && !strings.EqualFold(near, name) && deleteKey(rest, name) {
+				msg := "unknown key"
+				if near != "" {
+					msg += fmt.Sprintf(" (did you mean %q?)", near)
+				}
+				problems = append(problems, &config.FieldError{Path: name, Msg: msg})
+				continue
+			}
+			unknown := fmt.Errorf("remote section: unknown key %s", key)
+			if problems != nil {
+				return nil, source, append(problems, unknown)
+			}
+			return nil, source, unknown
 		}
 		// A value of the wrong kind, named by its key as the rest of the configuration
 		// names it, and never quoted: it may be a secret in the wrong place. JSON read
@@ -104,6 +123,18 @@ func LoadWebhook(section map[string]any, baseDir string) (w *Webhook, source str
 		return w, source, problems
 	}
 	return w, source, nil
+}
+
+// webhookKeys are the keys of a webhook's top level, as its JSON writes them.
+func webhookKeys() []string {
+	t := reflect.TypeFor[Webhook]()
+	keys := make([]string, 0, t.NumField())
+	for f := range t.Fields() {
+		if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); name != "" && name != "-" {
+			keys = append(keys, name)
+		}
+	}
+	return keys
 }
 
 // deleteKey deletes the value at path (keys joined by dots, each matched in any case, as

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -69,7 +68,7 @@ func groupResourceOf(c echo.Context, g store.Group, refs []scimRef, withMembers 
 	if len(refs) > 0 {
 		r.Members = refs
 	}
-	r.Meta = scimMeta{ResourceType: "Group", Created: g.CreatedAt.Format(time.RFC3339), LastModified: g.UpdatedAt.Format(time.RFC3339Nano)}
+	r.Meta = scimMeta{ResourceType: "Group", Created: scimTime(g.CreatedAt), LastModified: scimTime(g.UpdatedAt)}
 	r.Meta.Version = version(r)
 	r.Meta.Location = location(c, "Groups", g.ID)
 	if !withMembers {

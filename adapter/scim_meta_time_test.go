@@ -31,3 +31,23 @@ func TestSCIMUserMetaTimes(t *testing.T) {
 		t.Errorf("scimTime(%s) = %s", at, got)
 	}
 }
+
+// TestSCIMGroupMetaTimes: a group's meta.created was whole seconds, its lastModified to
+// the millisecond the store keeps: a group not modified since its creation showed it
+// last modified up to a second after it. Both as the users' are now (scimTime).
+func TestSCIMGroupMetaTimes(t *testing.T) {
+	h := newSyncHarness(t)
+	at := time.UnixMilli(1_700_000_000_123)
+	sq := h.st.(store.SyncQueue)
+	if err := sq.ApplyGroupChange(t.Context(), store.GroupChange{ID: "g-meta", Name: "meta", Create: true, UpdatedAt: at}); err != nil {
+		t.Fatal(err)
+	}
+	code, got, _ := h.scim("GET", "/Groups/g-meta", "")
+	if code != http.StatusOK {
+		t.Fatalf("GET: %d %v", code, got)
+	}
+	meta := got["meta"].(map[string]any)
+	if want := "2023-11-14T22:13:20.123Z"; meta["created"] != want || meta["lastModified"] != want {
+		t.Errorf("meta.created %v, lastModified %v; want both %s", meta["created"], meta["lastModified"], want)
+	}
+}

@@ -123,6 +123,8 @@ func TestDefaultCountry(t *testing.T) {
 		for phone, says := range map[string]string{
 			"+1 555 010 019": "is not a phone number of +1: no number there has 9 digits after the country code",
 			"+28 1234 5678":  "has no country's calling code after the + or 00",
+			// A directory's desk phone (RFC 3966): the extension is what to drop.
+			"tel:+1-555-010-0199;ext=1234": "has an extension (;ext=): an SMS or a voice call dials the number, never an extension",
 		} {
 			if _, err := strict.UpdateUser(ctx, "idm", "carol", lifecycle.UserInput{Phone: s(phone)}); err == nil || !strings.Contains(err.Error(), says) {
 				t.Errorf("%s: %v, want it to say %q", phone, err, says)

@@ -80,6 +80,8 @@ func readPhone(field, s string, r phoneRegion) (string, *Error) {
 		return "", invalid("invalid_phone", field, "%q is not a phone number of %s (%s): write it with + and the country code if it is another country's", s, short.Region, r.whose).quoting(s)
 	case errors.Is(err, phone.ErrCallingCode):
 		return "", invalid("invalid_phone", field, "%q has no country's calling code after the + or 00 (+1, +44, +49...)", s).quoting(s)
+	case errors.Is(err, phone.ErrExtension):
+		return "", invalid("invalid_phone", field, "%q has an extension (;ext=): an SMS or a voice call dials the number, never an extension: give it without", s).quoting(s)
 	case errors.As(err, &long):
 		return "", invalid("invalid_phone", field, "%q is not a phone number of +%s: no number there has %d digits after the country code (a digit too many or too few?)", s, long.Code, long.Digits).quoting(s)
 	}

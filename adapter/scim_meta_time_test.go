@@ -18,14 +18,7 @@ func TestSCIMUserMetaTimes(t *testing.T) {
 	if err := h.st.CreateUser(t.Context(), store.User{ID: "u-meta", Name: "meta@example.com", CreatedAt: at}); err != nil {
 		t.Fatal(err)
 	}
-	code, got, _ := h.scim("GET", "/Users/u-meta", "")
-	if code != http.StatusOK {
-		t.Fatalf("GET: %d %v", code, got)
-	}
-	meta := got["meta"].(map[string]any)
-	if want := "2023-11-14T22:13:20.123Z"; meta["created"] != want || meta["lastModified"] != want {
-		t.Errorf("meta.created %v, lastModified %v; want both %s", meta["created"], meta["lastModified"], want)
-	}
+	wantMetaTimes(t, h, "/Users/u-meta", "2023-11-14T22:13:20.123Z")
 	// A time not from the store (a creation answered as written) is shown as it will be read.
 	if got := scimTime(at.In(time.FixedZone("", 3600))); got != "2023-11-14T22:13:20.123Z" {
 		t.Errorf("scimTime(%s) = %s", at, got)
@@ -42,12 +35,19 @@ func TestSCIMGroupMetaTimes(t *testing.T) {
 	if err := sq.ApplyGroupChange(t.Context(), store.GroupChange{ID: "g-meta", Name: "meta", Create: true, UpdatedAt: at}); err != nil {
 		t.Fatal(err)
 	}
-	code, got, _ := h.scim("GET", "/Groups/g-meta", "")
+	wantMetaTimes(t, h, "/Groups/g-meta", "2023-11-14T22:13:20.123Z")
+}
+
+// wantMetaTimes checks that the resource at path shows meta.created and lastModified both
+// as want.
+func wantMetaTimes(t *testing.T, h *syncHarness, path, want string) {
+	t.Helper()
+	code, got, _ := h.scim("GET", path, "")
 	if code != http.StatusOK {
-		t.Fatalf("GET: %d %v", code, got)
+		t.Fatalf("GET %s: %d %v", path, code, got)
 	}
 	meta := got["meta"].(map[string]any)
-	if want := "2023-11-14T22:13:20.123Z"; meta["created"] != want || meta["lastModified"] != want {
-		t.Errorf("meta.created %v, lastModified %v; want both %s", meta["created"], meta["lastModified"], want)
+	if meta["created"] != want || meta["lastModified"] != want {
+		t.Errorf("%s: meta.created %v, lastModified %v; want both %s", path, meta["created"], meta["lastModified"], want)
 	}
 }
